@@ -1,0 +1,90 @@
+//! `cargo xtask`: the blog's delivery pipeline. Parses the command line and dispatches; each
+//! task lives in its own module.
+
+mod git;
+mod project;
+mod release;
+mod runner;
+mod serve;
+mod tags;
+mod tools;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use xshell::Shell;
+
+use crate::{release::Release, runner::Runner};
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "Build, scan and publish the blog's container image", version)]
+struct Cli {
+    /// Print every command the task would run; run only those that change nothing.
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// The repository to work on (default: the one this xtask belongs to).
+    #[arg(long, global = true, value_name = "DIR")]
+    project_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Show the image tags and OCI labels derived from git for HEAD.
+    Tags {
+        /// One JSON object on stdout, for machines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tools the pipeline uses, their versions, and whether `publish` can run.
+    Doctor,
+    /// Preview the site locally with `hugo server`.
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let sh = Shell::new().context("cannot create a shell: is the current directory readable?")?;
+    let project_dir = cli.project_dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let project_dir = project_dir
+        .canonicalize()
+        .with_context(|| format!("project directory {} does not exist", project_dir.display()))?;
+    sh.change_dir(&project_dir);
+    let runner = Runner::new(&sh, cli.dry_run);
+    match cli.task {
+        Task::Tags { json } => {
+            let release = Release::read(&runner)?;
+            if json {
+                println!("{}", release.to_json());
+            } else {
+                release.print_human();
+            }
+            Ok(())
+        }
+        Task::Doctor => tools::doctor(&runner),
+        Task::Serve(args) => args.run(&runner),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}
