@@ -1,11 +1,18 @@
 //! `cargo xtask`: the blog's delivery pipeline. Parses the command line and dispatches; each
 //! task lives in its own module.
 
+mod engine;
 mod git;
+mod layout;
 mod project;
+mod publish;
+mod registry;
 mod release;
 mod runner;
+mod scan;
 mod serve;
+mod settings;
+mod summary;
 mod tags;
 mod tools;
 
@@ -42,6 +49,27 @@ enum Task {
     Doctor,
     /// Preview the site locally with `hugo server`.
     Serve(serve::ServeArgs),
+    /// Build the image for every platform once, into an OCI layout under target/xtask/image.
+    Build(engine::BuildArgs),
+    /// Scan each platform of the built image with trivy; fail on findings at the threshold.
+    Scan {
+        #[command(flatten)]
+        scan: publish::ScanArgs,
+        /// Platforms the built image must have, comma-separated.
+        #[arg(long, env = "PLATFORMS", default_value = "linux/amd64,linux/arm64")]
+        platform: String,
+    },
+    /// Log in to the registry (password from an environment variable or stdin, never a flag).
+    Login(registry::LoginArgs),
+    /// Push the scanned image under every tag, then verify what the registry serves.
+    Push {
+        #[command(flatten)]
+        login: registry::LoginArgs,
+        #[command(flatten)]
+        retry: registry::RetryArgs,
+    },
+    /// tags -> build -> scan -> login -> push -> verify -> summary.
+    Publish(Box<publish::PublishArgs>),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +102,21 @@ fn run(cli: Cli) -> Result<()> {
         }
         Task::Doctor => tools::doctor(&runner),
         Task::Serve(args) => args.run(&runner),
+        Task::Build(args) => {
+            engine::check_buildx(&runner)?;
+            let release = Release::read(&runner)?;
+            engine::build(&runner, &args, &release).map(drop)
+        }
+        Task::Scan { scan, platform } => {
+            publish::scan_only(&runner, &scan, &settings::parse_platforms(&platform)?).map(drop)
+        }
+        Task::Login(args) => {
+            settings::validate_registry(&args.image.registry)?;
+            let password = publish::read_password(&args)?;
+            registry::login(&runner, publish::ENGINE, &args, password.as_ref())
+        }
+        Task::Push { login, retry } => publish::push_scanned(&runner, &login, &retry),
+        Task::Publish(args) => publish::publish(&runner, &args),
     }
 }
 

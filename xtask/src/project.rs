@@ -2,6 +2,8 @@
 //! repository to another blog. Everything else is derived from git and the command line.
 
 pub struct Project {
+    /// Default image repository name: `<registry>/<username>/<name>`, or `ttl.sh/<name>-<random>`.
+    pub name: &'static str,
     pub title: &'static str,
     pub description: &'static str,
     pub licenses: &'static str,
@@ -9,6 +11,7 @@ pub struct Project {
 }
 
 pub const PROJECT: Project = Project {
+    name: "blog",
     title: "Field Notes",
     description: "A Hugo blog that builds, scans and publishes its own container image",
     licenses: "MIT",

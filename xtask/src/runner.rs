@@ -18,7 +18,6 @@ use crate::tools;
 #[derive(Clone)]
 pub struct Secret(String);
 
-#[allow(dead_code)] // used by login/push (next slice)
 impl Secret {
     pub fn new(value: String) -> Secret {
         Secret(value)
@@ -68,7 +67,6 @@ impl Command {
         self
     }
 
-    #[allow(dead_code)] // used by login (next slice)
     pub fn stdin(mut self, secret: Secret) -> Command {
         self.stdin = Some(secret);
         self
@@ -119,7 +117,6 @@ impl<'a> Runner<'a> {
         Runner { sh, dry_run, secrets: RefCell::default(), timings: RefCell::default() }
     }
 
-    #[allow(dead_code)] // used by login (next slice)
     /// Every later echo and error has this value replaced by `<secret>`.
     pub fn register_secret(&self, secret: &Secret) {
         if !secret.expose().is_empty() {
@@ -131,7 +128,6 @@ impl<'a> Runner<'a> {
         self.secrets.borrow().iter().fold(text.to_string(), |text, secret| text.replace(secret.expose(), "<secret>"))
     }
 
-    #[allow(dead_code)] // used by the publish summary (next slice)
     /// Wall time spent per step, in the order steps first ran.
     pub fn timings(&self) -> Vec<(String, Duration)> {
         self.timings.borrow().clone()

@@ -4,8 +4,9 @@
 
 use std::{
     fs,
+    io::Write,
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::{Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
 };
 
@@ -114,7 +115,12 @@ impl Run {
 
 /// Runs the built xtask binary on `project` with `path` as PATH and extra environment.
 pub fn xtask(project: &Path, path: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    xtask_with_stdin(project, path, env, args, "")
+}
+
+/// Like [`xtask`], with `stdin` fed to the process.
+pub fn xtask_with_stdin(project: &Path, path: &str, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--project-dir")
         .arg(project)
         .args(args)
@@ -122,8 +128,13 @@ pub fn xtask(project: &Path, path: &str, env: &[(&str, &str)], args: &[&str]) ->
         .env("PATH", path)
         .env_remove("GITHUB_STEP_SUMMARY")
         .envs(env.iter().copied())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output: Output = child.wait_with_output().unwrap();
     let run = Run {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
