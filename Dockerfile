@@ -12,7 +12,7 @@ ARG VERSION=dev
 ARG GIT_SHA=
 ARG SOURCE_DATE_EPOCH=0
 # The build stage writes its own work tree; only the final stage must be unprivileged.
-USER root
+USER 0
 WORKDIR /src
 COPY site/ ./
 # File times are set to the commit time so the same commit always gives the same layer.

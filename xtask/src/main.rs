@@ -12,6 +12,7 @@ mod runner;
 mod scan;
 mod serve;
 mod settings;
+mod smoke;
 mod summary;
 mod tags;
 mod tools;
@@ -33,6 +34,9 @@ struct Cli {
     /// The repository to work on (default: the one this xtask belongs to).
     #[arg(long, global = true, value_name = "DIR")]
     project_dir: Option<PathBuf>,
+    /// Container engine [default: docker when `docker buildx` works, else podman].
+    #[arg(long, global = true, env = "ENGINE", value_enum)]
+    engine: Option<engine::Engine>,
     #[command(subcommand)]
     task: Task,
 }
@@ -58,6 +62,12 @@ enum Task {
         /// Platforms the built image must have, comma-separated.
         #[arg(long, env = "PLATFORMS", default_value = "linux/amd64,linux/arm64")]
         platform: String,
+    },
+    /// Run the built image for this machine's platform and check that it serves the site.
+    Smoke {
+        /// Seconds to wait for the container's /healthz.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
     },
     /// Log in to the registry (password from an environment variable or stdin, never a flag).
     Login(registry::LoginArgs),
@@ -103,9 +113,9 @@ fn run(cli: Cli) -> Result<()> {
         Task::Doctor => tools::doctor(&runner),
         Task::Serve(args) => args.run(&runner),
         Task::Build(args) => {
-            engine::check_buildx(&runner)?;
+            let engine = engine::Engine::resolve(&runner, cli.engine)?;
             let release = Release::read(&runner)?;
-            engine::build(&runner, &args, &release).map(drop)
+            engine::build(&runner, engine, &args, &release).map(drop)
         }
         Task::Scan { scan, platform } => {
             publish::scan_only(&runner, &scan, &settings::parse_platforms(&platform)?).map(drop)
@@ -113,10 +123,12 @@ fn run(cli: Cli) -> Result<()> {
         Task::Login(args) => {
             settings::validate_registry(&args.image.registry)?;
             let password = publish::read_password(&args)?;
-            registry::login(&runner, publish::ENGINE, &args, password.as_ref())
+            let engine = engine::Engine::resolve(&runner, cli.engine)?;
+            registry::login(&runner, engine.tool(), &args, password.as_ref())
         }
         Task::Push { login, retry } => publish::push_scanned(&runner, &login, &retry),
-        Task::Publish(args) => publish::publish(&runner, &args),
+        Task::Smoke { timeout } => publish::smoke_built(&runner, cli.engine, std::time::Duration::from_secs(timeout)),
+        Task::Publish(args) => publish::publish(&runner, cli.engine, &args),
     }
 }
 

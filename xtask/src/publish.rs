@@ -1,14 +1,14 @@
 //! `cargo xtask publish`: tags -> build -> scan -> login -> push -> verify -> summary, with
 //! every input checked before the build and nothing pushed unless every platform passed.
 
-use std::{fs, io::Read, path::Path};
+use std::{fs, io::Read, path::Path, time::Duration};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::Value;
 
 use crate::{
-    engine::{self, BuildArgs},
+    engine::{self, BuildArgs, Engine},
     layout,
     project::PROJECT,
     registry::{self, LoginArgs, RetryArgs},
@@ -16,10 +16,9 @@ use crate::{
     runner::{Runner, Secret},
     scan::{self, ScanRecord, ScanSettings},
     settings::{parse_severities, LAYOUT_DIR, SCAN_RECORD, SUMMARY_FILE, TTL_SH},
+    smoke,
     summary::Summary,
 };
-
-pub const ENGINE: &str = "docker";
 
 #[derive(Args, Debug, Clone)]
 pub struct ScanArgs {
@@ -60,6 +59,12 @@ pub struct PublishArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Do not run the image for a smoke test before pushing it.
+    #[arg(long)]
+    pub skip_smoke: bool,
+    /// Seconds the smoke test waits for the container's /healthz.
+    #[arg(long, default_value_t = 30)]
+    pub smoke_timeout: u64,
 }
 
 /// The password, read once from where the arguments say.
@@ -91,7 +96,7 @@ pub fn guard(release: &Release, args: &PublishArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn publish(runner: &Runner, args: &PublishArgs) -> Result<()> {
+pub fn publish(runner: &Runner, engine: Option<Engine>, args: &PublishArgs) -> Result<()> {
     let project_dir = runner.sh.current_dir();
     let platforms = args.build.platforms()?;
     let scan_settings = args.scan.settings(&project_dir)?;
@@ -103,7 +108,7 @@ pub fn publish(runner: &Runner, args: &PublishArgs) -> Result<()> {
     if !project_dir.join("Dockerfile").is_file() {
         bail!("step `build`: no Dockerfile in {}\nhint: run from the blog repository", project_dir.display());
     }
-    let trivy = preflight(runner)?;
+    let (engine, trivy) = preflight(runner, engine)?;
 
     let release = Release::read(runner)?;
     guard(&release, args)?;
@@ -112,9 +117,14 @@ pub fn publish(runner: &Runner, args: &PublishArgs) -> Result<()> {
         eprintln!("[tags] note: {note}");
     }
 
-    let built = engine::build(runner, &args.build, &release)?;
+    let built = engine::build(runner, engine, &args.build, &release)?;
     let record = scan::scan(runner, &trivy, &scan_settings, &platforms)?;
-    registry::login(runner, ENGINE, &args.login, password.as_ref())?;
+    if args.skip_smoke {
+        eprintln!("[smoke] skipped (--skip-smoke)");
+    } else {
+        smoke::smoke(runner, engine, built.as_ref(), Duration::from_secs(args.smoke_timeout))?;
+    }
+    registry::login(runner, engine.tool(), &args.login, password.as_ref())?;
     registry::push(runner, &image, &release.tags, &args.retry)?;
     registry::verify(runner, &image, &release.tags, built.as_ref(), &args.retry)?;
 
@@ -139,11 +149,11 @@ pub fn publish(runner: &Runner, args: &PublishArgs) -> Result<()> {
 }
 
 /// Every tool the chain needs, found before the first command runs.
-fn preflight(runner: &Runner) -> Result<scan::Trivy> {
-    engine::check_buildx(runner)?;
+fn preflight(runner: &Runner, engine: Option<Engine>) -> Result<(Engine, scan::Trivy)> {
+    let engine = Engine::resolve(runner, engine)?;
     let trivy = scan::Trivy::find(runner)?;
     runner.find_tool("push", "skopeo")?;
-    Ok(trivy)
+    Ok((engine, trivy))
 }
 
 fn write_summary(runner: &Runner, summary: &Summary, json: bool) -> Result<()> {
@@ -183,6 +193,18 @@ pub fn push_scanned(runner: &Runner, login: &LoginArgs, retry: &RetryArgs) -> Re
     registry::verify(runner, &image, &release.tags, built.as_ref(), retry)?;
     println!("pushed {image}: {}", release.tags.join(", "));
     Ok(())
+}
+
+/// `cargo xtask smoke`: the smoke test on the image last built.
+pub fn smoke_built(runner: &Runner, engine: Option<Engine>, timeout: Duration) -> Result<()> {
+    let engine = Engine::resolve(runner, engine)?;
+    let built = if runner.dry_run {
+        None
+    } else {
+        let layout_dir = runner.sh.current_dir().join(LAYOUT_DIR);
+        Some(layout::read(&layout_dir).context("step `smoke`: no built image\nhint: run `cargo xtask build` first")?)
+    };
+    smoke::smoke(runner, engine, built.as_ref(), timeout)
 }
 
 pub fn scan_only(runner: &Runner, args: &ScanArgs, platforms: &[String]) -> Result<Option<ScanRecord>> {

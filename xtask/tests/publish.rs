@@ -41,6 +41,8 @@ case "$1" in
         mkdir -p "$dest" && cp -r "$FIXTURE"/. "$dest"/
         printf '{"containerimage.digest":"%s"}' "$INDEX_DIGEST" > "$meta";;
     esac;;
+  run) echo "c0ffee";;
+  port) echo "127.0.0.1:1";;
 esac
 "#;
 
@@ -191,7 +193,16 @@ impl Bench {
     }
 
     fn publish(&self, extra_args: &[&str], extra_env: &[(&str, &str)]) -> Run {
-        let mut args = vec!["publish", "--registry", "localhost:5000", "--username", "tester", "--retry-delay", "0"];
+        let mut args = vec![
+            "publish",
+            "--registry",
+            "localhost:5000",
+            "--username",
+            "tester",
+            "--retry-delay",
+            "0",
+            "--skip-smoke",
+        ];
         args.extend_from_slice(extra_args);
         self.run(&args, extra_env)
     }
@@ -338,8 +349,7 @@ fn wrong_password_fails_login_and_is_never_shown() {
 #[test]
 fn password_from_stdin_reaches_login_and_is_never_shown() {
     let bench = Bench::new();
-    let args =
-        ["publish", "--registry", "localhost:5000", "--username", "tester", "--password-stdin", "--retry-delay", "0"];
+    let args = ["publish", "--registry", "localhost:5000", "--username", "tester", "--password-stdin", "--skip-smoke"];
     let run = bench.run_with_stdin(&args, &[("REGISTRY_PASSWORD", "not-this-one")], &format!("{PASSWORD}\n"));
     assert!(run.success, "{}", run.all_output());
     assert!(bench.log().contains(&"docker stdin: yes".to_string()));
@@ -437,7 +447,7 @@ fn refuses_a_dirty_tree_and_untagged_commits_unless_allowed() {
 
 #[test]
 fn missing_tools_are_named_with_a_hint_before_any_build() {
-    for (tool, expected) in [("docker", "`docker` not found on PATH"), ("skopeo", "`skopeo` not found on PATH")] {
+    for (tool, expected) in [("docker", "no build engine"), ("skopeo", "`skopeo` not found on PATH")] {
         let bench = Bench::new();
         fs::remove_file(bench.bin.path().join(tool)).unwrap();
         let run = bench.publish(&[], &[]);
@@ -447,8 +457,24 @@ fn missing_tools_are_named_with_a_hint_before_any_build() {
     }
     let bench = Bench::new();
     fs::write(bench.state.path().join("no-buildx"), "").unwrap();
-    let run = bench.publish(&[], &[]);
+    let run = bench.publish(&["--engine", "docker"], &[]);
     assert!(!run.success && run.stderr.contains("`docker buildx` is not available"), "{}", run.stderr);
+    let run = bench.publish(&[], &[]);
+    assert!(!run.success && run.stderr.contains("neither `docker buildx` nor `podman`"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failed_smoke_test_removes_its_container_and_pushes_nothing() {
+    let bench = Bench::new();
+    let args = ["publish", "--registry", "localhost:5000", "--username", "tester", "--smoke-timeout", "1"];
+    let run = bench.run(&args, &[]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("step `smoke`: /healthz did not answer 200 within 1s"), "{}", run.stderr);
+    assert_eq!(bench.count("docker run --detach --rm --publish 127.0.0.1::8080 blog-xtask-smoke:latest"), 1);
+    assert_eq!(bench.count("docker rm --force c0ffee"), 1, "the container must be removed");
+    assert_eq!(bench.count("docker login"), 0);
+    assert!(bench.position("skopeo copy oci:target/xtask/platforms/linux-amd64 docker-daemon:", false) > 0);
+    assert!(!bench.log().iter().any(|l| l.contains("docker://")), "nothing pushed");
 }
 
 #[test]
@@ -501,7 +527,7 @@ fn steps_run_alone_and_push_refuses_an_unscanned_image() {
 #[test]
 fn ttl_sh_is_anonymous_random_and_says_when_it_expires() {
     let bench = Bench::new();
-    let run = bench.run(&["publish", "--retry-delay", "0"], &[]);
+    let run = bench.run(&["publish", "--retry-delay", "0", "--skip-smoke"], &[]);
     assert!(run.success, "{}", run.all_output());
     assert_eq!(bench.count("docker login"), 0);
     let pushed = fs::read_to_string(bench.state.path().join("pushed")).unwrap();
