@@ -146,18 +146,21 @@ impl<'a> Runner<'a> {
             .ok_or_else(|| anyhow!("step `{step}`: `{tool}` not found on PATH\nhint: {}", tools::install_hint(tool)))
     }
 
-    /// Runs with the terminal attached (builds, servers): output streams to the user.
+    /// Runs with output streaming to the user (builds, servers). The tool's stdout goes to our
+    /// stderr, so stdout stays clean for `--json`.
     pub fn run(&self, step: &str, cmd: &Command) -> Result<()> {
         if self.skip(step, cmd)? {
             return Ok(());
         }
+        let mut process: std::process::Command = self.xshell_cmd(step, cmd)?.into();
         let started = Instant::now();
-        let result = self.xshell_cmd(step, cmd)?.quiet().run();
+        let status = process.stdout(std::io::stderr()).status();
         self.record_time(step, started.elapsed());
-        if result.is_err() {
-            bail!(self.failure(step, cmd, "see its output above", ""));
+        match status {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => bail!(self.failure(step, cmd, &format!("{}, see its output above", exit_text(status.code())), "")),
+            Err(err) => bail!(self.failure(step, cmd, "could not be started", &err.to_string())),
         }
-        Ok(())
     }
 
     /// Runs and returns stdout, failing with the command's stderr attached.
