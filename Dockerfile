@@ -24,6 +24,7 @@ RUN HUGO_PARAMS_VERSION="$VERSION" HUGO_PARAMS_REVISION="$GIT_SHA" \
 FROM --platform=$TARGETPLATFORM ${NGINX_IMAGE}
 COPY --link site/nginx/default.conf /etc/nginx/conf.d/default.conf
 COPY --link site/nginx/security-headers.conf /etc/nginx/snippets/security-headers.conf
-COPY --link --from=site /out /usr/share/nginx/html
+# The site lives in /srv/blog: trivy's secret scanner skips /usr/share, nginx's usual root.
+COPY --link --from=site /out /srv/blog
 USER 101
 EXPOSE 8080

@@ -158,7 +158,9 @@ impl<'a> Runner<'a> {
         self.record_time(step, started.elapsed());
         match status {
             Ok(status) if status.success() => Ok(()),
-            Ok(status) => bail!(self.failure(step, cmd, &format!("{}, see its output above", exit_text(status.code())), "")),
+            Ok(status) => {
+                bail!(self.failure(step, cmd, &format!("{}, see its output above", exit_text(status.code())), ""))
+            }
             Err(err) => bail!(self.failure(step, cmd, "could not be started", &err.to_string())),
         }
     }
