@@ -12,8 +12,8 @@ use std::{
     sync::{Mutex, MutexGuard, OnceLock},
 };
 
-use common::{system_path, xtask, Repo, Run, TempDir};
-use harness::{blog_repo, checkout, free_port, scanned_digests, Registry, World, PASSWORD, USER, VULN_CVE};
+use common::{git_in, system_path, xtask, Repo, Run, TempDir};
+use harness::{blog_repo, free_port, scanned_digests, Registry, World, PASSWORD, USER, VULN_CVE};
 
 /// The e2e tests share one world and run one at a time (they share podman and two cores).
 fn world() -> Option<(&'static World, MutexGuard<'static, ()>)> {
@@ -81,7 +81,7 @@ fn release_then_backport_leaves_latest_on_the_newest_release() {
     assert_never_shown(&run, PASSWORD);
 
     // A backport on the 1.0 line after 1.2.3: 1.0.1 and 1.0 only; 1 and latest stay.
-    checkout(repo.path(), &["checkout", "-q", "-b", "release-1.0", "v1.0.0"]);
+    git_in(repo.path(), &["checkout", "-q", "-b", "release-1.0", "v1.0.0"]);
     repo.write("site/content/about.md", "---\ntitle: \"About\"\n---\nA typo fixed.\n");
     repo.commit("fix a typo", 1_750_000_200);
     repo.tag("v1.0.1");

@@ -2,6 +2,7 @@
 //! (Debian's docker-registry) on loopback, base-image fixtures built offline from Debian
 //! packages, a trivy vulnerability DB written here, isolated podman storage and auth, and
 //! temporary git repositories holding this repository's site.
+#![allow(dead_code)] // the e2e tests and the benchmark each use a different subset
 
 use std::{
     fs,
@@ -14,7 +15,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{git_in, Repo, TempDir};
+use crate::common::{Repo, TempDir};
 
 pub const USER: &str = "tester";
 pub const PASSWORD: &str = "e2e-Registry-Pa55word";
@@ -341,8 +342,4 @@ pub fn scanned_digests(repo: &Path) -> Vec<(String, String)> {
         .iter()
         .map(|p| (p["platform"].as_str().unwrap().to_string(), p["digest"].as_str().unwrap().to_string()))
         .collect()
-}
-
-pub fn checkout(repo: &Path, args: &[&str]) {
-    git_in(repo, args);
 }
