@@ -76,6 +76,12 @@ pub struct BuildArgs {
     /// Extra build argument, e.g. NGINX_IMAGE=mirror.example.org/nginx-unprivileged:1.27.4-alpine.
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
     pub build_args: Vec<String>,
+    /// BuildKit cache source (docker), e.g. type=gha or type=registry,ref=ghcr.io/me/blog:cache.
+    #[arg(long, env = "BUILDX_CACHE_FROM", value_name = "SPEC")]
+    pub cache_from: Option<String>,
+    /// BuildKit cache destination (docker), e.g. type=gha,mode=max.
+    #[arg(long, env = "BUILDX_CACHE_TO", value_name = "SPEC")]
+    pub cache_to: Option<String>,
 }
 
 impl BuildArgs {
@@ -104,8 +110,9 @@ impl BuildArgs {
     }
 }
 
-/// The single buildx invocation: all platforms, build args, labels, OCI layout output.
+/// The single buildx invocation: all platforms, build args, labels, cache, OCI layout output.
 pub fn buildx_command(
+    settings: &BuildArgs,
     platforms: &[String],
     build_args: &[(String, String)],
     builder: &str,
@@ -113,6 +120,8 @@ pub fn buildx_command(
 ) -> Command {
     let mut args: Vec<String> = vec!["buildx".into(), "build".into(), "--builder".into(), builder.into()];
     args.push(format!("--platform={}", platforms.join(",")));
+    args.extend(settings.cache_from.iter().map(|spec| format!("--cache-from={spec}")));
+    args.extend(settings.cache_to.iter().map(|spec| format!("--cache-to={spec}")));
     args.extend(build_args.iter().map(|(name, value)| format!("--build-arg={name}={value}")));
     args.extend(release.labels.iter().map(|(key, value)| format!("--label={key}={value}")));
     // Provenance attestations carry build times (the image would never be reproducible) and
@@ -238,9 +247,12 @@ pub fn build(runner: &Runner, engine: Engine, args: &BuildArgs, release: &Releas
     match engine {
         Engine::Docker => {
             let builder = choose_builder(runner, args.builder.as_deref())?;
-            runner.run(STEP, &buildx_command(&platforms, &build_args, &builder, release))?;
+            runner.run(STEP, &buildx_command(args, &platforms, &build_args, &builder, release))?;
         }
         Engine::Podman => {
+            if args.cache_from.is_some() || args.cache_to.is_some() {
+                eprintln!("[{STEP}] note: --cache-from/--cache-to are BuildKit cache specs: podman ignores them");
+            }
             if !runner.dry_run {
                 fs::write(root.join(PODMAN_CONTAINERFILE), podman_containerfile(&dockerfile))?;
             }
@@ -297,6 +309,8 @@ mod tests {
             base_url: base_url.into(),
             builder: None,
             build_args: extra.iter().map(|s| s.to_string()).collect(),
+            cache_from: Some("type=gha".into()),
+            cache_to: None,
         }
     }
 
@@ -311,11 +325,16 @@ mod tests {
     #[test]
     fn one_buildx_build_for_all_platforms_with_args_and_labels() {
         let release = release();
-        let platforms = vec!["linux/amd64".to_string(), "linux/arm64".to_string()];
         let args = build_args("https://blog.example.org/", &["NGINX_IMAGE=mirror/nginx:1"]);
-        let cmd = buildx_command(&platforms, &args.all_build_args(&release).unwrap(), "b", &release);
+        let platforms = args.platforms().unwrap();
+        let cmd = buildx_command(&args, &platforms, &args.all_build_args(&release).unwrap(), "b", &release);
         let line = cmd.display();
-        assert!(line.starts_with("docker buildx build --builder b --platform=linux/amd64,linux/arm64"), "{line}");
+        assert!(
+            line.starts_with(
+                "docker buildx build --builder b --platform=linux/amd64,linux/arm64 --cache-from=type=gha --build-arg"
+            ),
+            "{line}"
+        );
         for part in EXPECTED_ARGS.iter().chain(&[
             "--build-arg=NGINX_IMAGE=mirror/nginx:1",
             "--output=type=oci,dest=target/xtask/image,tar=false",

@@ -183,14 +183,12 @@ fn the_same_commit_built_twice_from_clean_state_gives_the_same_index() {
         let storage = world.path().join(format!("repro-{round}.conf"));
         let graph = world.path().join(format!("repro-{round}"));
         let _ = fs::remove_dir_all(&graph);
-        fs::write(
-            &storage,
-            format!(
-                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
-                graph.display()
-            ),
-        )
-        .unwrap();
+        let conf = format!(
+            "[storage]\ndriver = \"{0}\"\ngraphroot = \"{1}/graph\"\nrunroot = \"{1}/run\"\n",
+            harness::storage_driver(),
+            graph.display()
+        );
+        fs::write(&storage, conf).unwrap();
         let mut args = vec!["--engine".to_string(), "podman".into(), "build".into()];
         args.extend(world.base_image_args("clean").into_iter().take(4));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

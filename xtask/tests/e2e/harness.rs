@@ -259,7 +259,8 @@ fn podman_env(dir: &Path) -> Vec<(String, String)> {
     fs::write(
         &storage,
         format!(
-            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            "[storage]\ndriver = \"{}\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            storage_driver(),
             dir.join("graph").display(),
             dir.join("run").display()
         ),
@@ -279,6 +280,12 @@ fn podman_env(dir: &Path) -> Vec<(String, String)> {
         ("CONTAINERS_CONF".to_string(), containers.display().to_string()),
         ("REGISTRY_AUTH_FILE".to_string(), dir.join("auth.json").display().to_string()),
     ]
+}
+
+/// overlay, unless E2E_STORAGE_DRIVER says otherwise (vfs inside a container, where overlay on
+/// an overlay root does not mount).
+pub fn storage_driver() -> String {
+    std::env::var("E2E_STORAGE_DRIVER").unwrap_or_else(|_| "overlay".to_string())
 }
 
 /// A vulnerability DB trivy accepts offline: `vulnpkg` (Debian 12) has a HIGH CVE.
