@@ -4,6 +4,7 @@
 mod engine;
 mod git;
 mod layout;
+mod lint;
 mod project;
 mod publish;
 mod registry;
@@ -78,7 +79,9 @@ enum Task {
         #[command(flatten)]
         retry: registry::RetryArgs,
     },
-    /// tags -> build -> scan -> login -> push -> verify -> summary.
+    /// actionlint and zizmor on the workflows, hadolint on the Dockerfile.
+    Lint,
+    /// tags -> build -> scan -> smoke -> login -> push -> verify -> summary.
     Publish(Box<publish::PublishArgs>),
 }
 
@@ -111,6 +114,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Task::Doctor => tools::doctor(&runner),
+        Task::Lint => lint::lint(&runner),
         Task::Serve(args) => args.run(&runner),
         Task::Build(args) => {
             let engine = engine::Engine::resolve(&runner, cli.engine)?;
