@@ -37,7 +37,8 @@ struct Measured {
 }
 
 fn main() {
-    if !harness::prerequisites_or_skip() {
+    if let Some(reason) = harness::missing_prerequisites() {
+        eprintln!("error: {reason}");
         std::process::exit(1);
     }
     eprintln!("setting up the registry, fixtures and trivy DB ...");

@@ -16,12 +16,19 @@ use common::{git_in, system_path, xtask, Repo, Run, TempDir};
 use harness::{blog_repo, free_port, scanned_digests, Registry, World, PASSWORD, USER, VULN_CVE};
 
 /// The e2e tests share one world and run one at a time (they share podman and two cores).
+/// Without its prerequisites a test fails in CI and is skipped, saying why, elsewhere.
 fn world() -> Option<(&'static World, MutexGuard<'static, ()>)> {
-    static WORLD: OnceLock<Option<World>> = OnceLock::new();
+    static WORLD: OnceLock<Result<World, String>> = OnceLock::new();
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let world = WORLD.get_or_init(|| harness::prerequisites_or_skip().then(World::new)).as_ref()?;
-    Some((world, guard))
+    match WORLD.get_or_init(|| harness::missing_prerequisites().map_or_else(|| Ok(World::new()), Err)) {
+        Ok(world) => Some((world, guard)),
+        Err(reason) if std::env::var_os("CI").is_some() => panic!("{reason}: .ci/run must install them"),
+        Err(reason) => {
+            common::skipped(reason);
+            None
+        }
+    }
 }
 
 fn publish(world: &World, repo: &Repo, registry: &str, repository: &str, nginx: &str, env: &[(&str, &str)]) -> Run {

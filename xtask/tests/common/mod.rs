@@ -161,8 +161,15 @@ pub fn require_tool(tool: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{tool} is required by this test and missing in CI: .ci/run must install it");
     }
-    eprintln!("SKIPPED: {tool} not found on PATH (install it to run this test)");
+    skipped(&format!("{tool} not found on PATH (install it to run this test)"));
     false
+}
+
+/// Says why a test did nothing, past the test harness's output capture, so a skip is never
+/// mistaken for a pass.
+pub fn skipped(reason: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
 }
 
 fn which_on_path(tool: &str) -> bool {
