@@ -176,6 +176,25 @@ pub fn podman_commands(
     [remove, build, export]
 }
 
+/// Rewrites podman's index with its platforms in a fixed order, so one commit gives one
+/// digest; skopeo computes the new digest.
+fn canonicalize_index(runner: &Runner, platforms: &[String]) -> Result<()> {
+    if runner.dry_run {
+        return Ok(());
+    }
+    let layout_dir = runner.sh.current_dir().join(LAYOUT_DIR);
+    let (old_digest, index) =
+        layout::top_index(&layout_dir).context("step `build`: podman wrote no usable OCI layout")?;
+    let bytes = layout::canonical_index(&index, platforms);
+    let draft = runner.sh.current_dir().join(WORK_DIR).join("index.draft.json");
+    fs::write(&draft, &bytes)?;
+    let digest_cmd = Command::new("skopeo", ["manifest-digest", &format!("{WORK_DIR}/index.draft.json")])
+        .hint("skopeo computes the digest of the reordered index; install it (see `cargo xtask doctor`)");
+    let digest = runner.read(STEP, &digest_cmd)?.trim().to_string();
+    fs::remove_file(&draft)?;
+    layout::replace_index(&layout_dir, &old_digest, &bytes, &digest)
+}
+
 /// The Dockerfile as podman 4.3 accepts it.
 pub fn podman_containerfile(dockerfile: &str) -> String {
     dockerfile.lines().map(|line| line.replacen("COPY --link ", "COPY ", 1) + "\n").collect()
@@ -263,6 +282,7 @@ pub fn build(runner: &Runner, engine: Engine, args: &BuildArgs, release: &Releas
             runner.run(STEP, &build)?;
             runner.read(STEP, &export)?;
             runner.output(STEP, &remove)?;
+            canonicalize_index(runner, &platforms)?;
         }
     }
     if runner.dry_run {

@@ -117,6 +117,39 @@ impl ImageLayout {
     }
 }
 
+/// The image index with its platform manifests in the order of `platforms`, serialized one
+/// fixed way (serde_json sorts keys). podman lists platforms in the order their builds finish,
+/// so the same build can give indexes that differ only in order, and so in digest.
+pub fn canonical_index(index: &Value, platforms: &[String]) -> String {
+    let mut index = index.clone();
+    if let Some(manifests) = index.get_mut("manifests").and_then(Value::as_array_mut) {
+        let rank = |descriptor: &Value| {
+            let platform = descriptor_platform(descriptor).unwrap_or_default();
+            platforms.iter().position(|p| *p == platform).unwrap_or(platforms.len())
+        };
+        manifests.sort_by_key(rank);
+    }
+    index.to_string()
+}
+
+/// The layout's top-level image index, read for rewriting: (digest, parsed index).
+pub fn top_index(layout: &Path) -> Result<(String, Value)> {
+    let image = read(layout)?;
+    let index = read_json(&blob_path(layout, &image.digest))?;
+    Ok((image.digest, index))
+}
+
+/// Replaces the layout's top-level index by `bytes`, whose digest is `digest`.
+pub fn replace_index(layout: &Path, old_digest: &str, bytes: &str, digest: &str) -> Result<()> {
+    fs::write(blob_path(layout, digest), bytes)?;
+    if old_digest != digest {
+        fs::remove_file(blob_path(layout, old_digest))?;
+    }
+    let descriptor = json!({"mediaType": INDEX_MEDIA_TYPES[0], "digest": digest, "size": bytes.len()});
+    let index = json!({"schemaVersion": 2, "manifests": [descriptor]});
+    fs::write(layout.join("index.json"), index.to_string()).context("cannot rewrite the layout's index.json")
+}
+
 /// A layout of its own for one platform (its manifest alone), sharing the full layout's blobs
 /// through a symlink, so a scanner sees exactly that manifest and nothing else.
 pub fn write_platform_view(layout: &Path, view: &Path, image: &PlatformImage) -> Result<()> {
@@ -159,6 +192,20 @@ mod tests {
         assert_eq!(descriptor_platform(&amd).as_deref(), Some("linux/amd64"));
         assert_eq!(descriptor_platform(&arm).as_deref(), Some("linux/arm/v7"));
         assert_eq!(descriptor_platform(&attestation), None);
+    }
+
+    #[test]
+    fn canonical_index_orders_platforms_as_requested_whatever_the_build_order() {
+        let amd = json!({"digest": "sha256:a", "platform": {"os": "linux", "architecture": "amd64"}});
+        let arm = json!({"digest": "sha256:b", "platform": {"os": "linux", "architecture": "arm64"}});
+        let platforms = ["linux/amd64".to_string(), "linux/arm64".to_string()];
+        let one =
+            json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPES[0], "manifests": [amd.clone(), arm.clone()]});
+        let other = json!({"manifests": [arm, amd], "schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPES[0]});
+        assert_eq!(canonical_index(&one, &platforms), canonical_index(&other, &platforms));
+        assert!(
+            canonical_index(&other, &platforms).find("sha256:a") < canonical_index(&other, &platforms).find("sha256:b")
+        );
     }
 
     #[test]

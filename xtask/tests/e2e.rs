@@ -184,7 +184,7 @@ fn the_same_commit_built_twice_from_clean_state_gives_the_same_index() {
     let repo = blog_repo(1_750_000_000);
     repo.tag("v6.0.0");
     let mut digests = Vec::new();
-    for round in 0..2 {
+    for round in 0..3 {
         let _ = fs::remove_dir_all(repo.path().join("target"));
         // A podman store of its own for each round: nothing cached from the round before.
         let storage = world.path().join(format!("repro-{round}.conf"));
@@ -207,5 +207,5 @@ fn the_same_commit_built_twice_from_clean_state_gives_the_same_index() {
                 .unwrap();
         digests.push(index["manifests"][0]["digest"].as_str().unwrap().to_string());
     }
-    assert_eq!(digests[0], digests[1], "two clean builds of one commit must give one digest");
+    assert!(digests.iter().all(|d| *d == digests[0]), "clean builds of one commit must give one digest: {digests:?}");
 }
