@@ -6,8 +6,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
+
+use crate::settings::LAYOUT_DIR;
 
 pub const INDEX_MEDIA_TYPES: [&str; 2] =
     ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
@@ -90,6 +92,17 @@ pub fn read(layout: &Path) -> Result<ImageLayout> {
         bail!("{what} holds no platform image");
     }
     Ok(ImageLayout { digest, platforms })
+}
+
+/// The image the last build wrote, with errors that say what to run.
+pub fn read_built(project_dir: &Path, step: &str) -> Result<ImageLayout> {
+    let dir = project_dir.join(LAYOUT_DIR);
+    if !dir.join("index.json").is_file() {
+        bail!("step `{step}`: no built image in {LAYOUT_DIR}\nhint: run `cargo xtask build` first");
+    }
+    read(&dir).map_err(|err| {
+        anyhow!("step `{step}`: the built image in {LAYOUT_DIR} is unreadable ({err:#})\nhint: rebuild it with `cargo xtask build`")
+    })
 }
 
 /// A lone manifest's descriptor has no platform: read it from the image config.

@@ -182,10 +182,12 @@ pub fn push_scanned(runner: &Runner, login: &LoginArgs, retry: &RetryArgs) -> Re
         None
     } else {
         let root = runner.sh.current_dir();
-        let built = layout::read(&root.join(LAYOUT_DIR))
-            .context("step `push`: no built image\nhint: run `cargo xtask build` and `cargo xtask scan` first")?;
-        let record: Value = serde_json::from_str(&fs::read_to_string(root.join(SCAN_RECORD)).unwrap_or_default())
-            .context("step `push`: the image has not been scanned\nhint: run `cargo xtask scan` first")?;
+        let built = layout::read_built(&root, "push")?;
+        let record =
+            fs::read_to_string(root.join(SCAN_RECORD)).ok().and_then(|text| serde_json::from_str::<Value>(&text).ok());
+        let Some(record) = record else {
+            bail!("step `push`: the image in {LAYOUT_DIR} has not been scanned\nhint: run `cargo xtask scan` first");
+        };
         scan::check_record_covers(&record, &built).context("step `push`")?;
         Some(built)
     };
@@ -198,12 +200,7 @@ pub fn push_scanned(runner: &Runner, login: &LoginArgs, retry: &RetryArgs) -> Re
 /// `cargo xtask smoke`: the smoke test on the image last built.
 pub fn smoke_built(runner: &Runner, engine: Option<Engine>, timeout: Duration) -> Result<()> {
     let engine = Engine::resolve(runner, engine)?;
-    let built = if runner.dry_run {
-        None
-    } else {
-        let layout_dir = runner.sh.current_dir().join(LAYOUT_DIR);
-        Some(layout::read(&layout_dir).context("step `smoke`: no built image\nhint: run `cargo xtask build` first")?)
-    };
+    let built = if runner.dry_run { None } else { Some(layout::read_built(&runner.sh.current_dir(), "smoke")?) };
     smoke::smoke(runner, engine, built.as_ref(), timeout)
 }
 

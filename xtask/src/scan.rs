@@ -328,8 +328,7 @@ pub fn scan(
         }
         return Ok(None);
     }
-    let image = layout::read(&runner.sh.current_dir().join(crate::settings::LAYOUT_DIR))
-        .context("step `scan`: no built image to scan\nhint: run `cargo xtask build` first")?;
+    let image = layout::read_built(&runner.sh.current_dir(), STEP)?;
     image.check_platforms(platforms)?;
     fs::create_dir_all(runner.sh.current_dir().join(SCAN_DIR))?;
     let mut scans = Vec::new();
