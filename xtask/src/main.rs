@@ -131,7 +131,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Task::Login(args) => {
             settings::validate_registry(&args.image.registry)?;
-            let password = publish::read_password(&args)?;
+            let password = publish::read_password(&runner, &args)?;
             let engine = engine::Engine::resolve(&runner, cli.engine)?;
             registry::login(&runner, engine.tool(), &args, password.as_ref())
         }

@@ -67,14 +67,21 @@ pub struct PublishArgs {
     pub smoke_timeout: u64,
 }
 
-/// The password, read once from where the arguments say.
-pub fn read_password(args: &LoginArgs) -> Result<Option<Secret>> {
+/// The password, read once from where the arguments say, then registered for masking and
+/// removed from the environment the tools inherit (only `login` gets it, on stdin).
+pub fn read_password(runner: &Runner, args: &LoginArgs) -> Result<Option<Secret>> {
     let env_value = std::env::var(&args.password_env).ok();
-    registry::password(args, env_value, || {
+    // Still single-threaded here; xshell commands inherit the process environment.
+    std::env::remove_var(&args.password_env);
+    let password = registry::password(args, env_value, || {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
         Ok(text)
-    })
+    })?;
+    if let Some(secret) = &password {
+        runner.register_secret(secret);
+    }
+    Ok(password)
 }
 
 /// Refuses what must not be published, before anything is built.
@@ -101,10 +108,7 @@ pub fn publish(runner: &Runner, engine: Option<Engine>, args: &PublishArgs) -> R
     let platforms = args.build.platforms()?;
     let scan_settings = args.scan.settings(&project_dir)?;
     let image = args.login.image.image(PROJECT.name)?;
-    let password = read_password(&args.login)?;
-    if let Some(secret) = &password {
-        runner.register_secret(secret);
-    }
+    let password = read_password(runner, &args.login)?;
     if !project_dir.join("Dockerfile").is_file() {
         bail!("step `build`: no Dockerfile in {}\nhint: run from the blog repository", project_dir.display());
     }

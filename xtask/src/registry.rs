@@ -85,9 +85,6 @@ pub fn login_command(engine: &'static str, args: &LoginArgs, password: Option<&S
 }
 
 pub fn login(runner: &Runner, engine: &'static str, args: &LoginArgs, password: Option<&Secret>) -> Result<()> {
-    if let Some(secret) = password {
-        runner.register_secret(secret);
-    }
     match login_command(engine, args, password) {
         Some(cmd) => runner.read("login", &cmd).map(drop),
         None if args.image.is_ttl_sh() => {

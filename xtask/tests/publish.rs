@@ -21,6 +21,7 @@ const INDEX: &str = "sha256:0000000000000000000000000000000000000000000000000000
 
 const DOCKER: &str = r#"
 echo "docker $*" >> "$STATE/log"
+[ -n "$REGISTRY_PASSWORD" ] && echo "docker saw REGISTRY_PASSWORD in its environment" >> "$STATE/log"
 stdin=$(cat)
 [ -n "$stdin" ] && echo "docker stdin: yes" >> "$STATE/log"
 case "$1" in
@@ -48,6 +49,7 @@ esac
 
 const TRIVY: &str = r#"
 echo "trivy $*" >> "$STATE/log"
+[ -n "$REGISTRY_PASSWORD" ] && echo "trivy saw REGISTRY_PASSWORD in its environment" >> "$STATE/log"
 cmd=$1; shift
 while [ $# -gt 0 ]; do
   case "$1" in --input) input=$2; shift;; --output) output=$2; shift;; esac
@@ -65,6 +67,7 @@ esac
 
 const SKOPEO: &str = r#"
 echo "skopeo $*" >> "$STATE/log"
+[ -n "$REGISTRY_PASSWORD" ] && echo "skopeo saw REGISTRY_PASSWORD in its environment" >> "$STATE/log"
 for last; do :; done
 case "$1" in
   copy)
@@ -226,8 +229,10 @@ impl Bench {
         self.repo.path().join("target/xtask/summary.json")
     }
 
-    /// The password must not appear in any argv, log line, output, error or summary.
+    /// The password must not appear in any argv, log line, output, error or summary, and no
+    /// tool may inherit it through the environment.
     fn assert_password_never_shown(&self, run: &Run) {
+        assert!(!self.log().iter().any(|l| l.contains("saw REGISTRY_PASSWORD")), "{:#?}", self.log());
         let summary = fs::read_to_string(self.summary_file()).unwrap_or_default();
         let log = self.log().join("\n");
         for (what, text) in
