@@ -9,6 +9,8 @@ mod harness;
 
 use std::{
     fs,
+    io::{BufRead, BufReader},
+    process::Stdio,
     sync::{Mutex, MutexGuard, OnceLock},
 };
 
@@ -31,11 +33,16 @@ fn world() -> Option<(&'static World, MutexGuard<'static, ()>)> {
     }
 }
 
-fn publish(world: &World, repo: &Repo, registry: &str, repository: &str, nginx: &str, env: &[(&str, &str)]) -> Run {
+fn publish_args(world: &World, registry: &str, repository: &str, nginx: &str) -> Vec<String> {
     let mut args: Vec<String> =
         ["--engine", "podman", "publish", "--registry", registry, "--username", USER].map(String::from).to_vec();
     args.extend(["--repository".into(), repository.into(), "--retry-delay".into(), "1".into()]);
     args.extend(world.base_image_args(nginx));
+    args
+}
+
+fn publish(world: &World, repo: &Repo, registry: &str, repository: &str, nginx: &str, env: &[(&str, &str)]) -> Run {
+    let args = publish_args(world, registry, repository, nginx);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut all_env = vec![("REGISTRY_PASSWORD", PASSWORD)];
     all_env.extend_from_slice(env);
@@ -166,6 +173,65 @@ fn an_unreachable_registry_is_named_and_a_rerun_after_it_is_back_succeeds() {
     assert!(run.success, "a rerun is idempotent: {}", run.all_output());
     let digest = world_manifest_on(&second, world, "e2e/flaky", "5.0.0");
     assert_eq!(digest, world_manifest_on(&second, world, "e2e/flaky", "latest"));
+}
+
+/// Runs publish and calls `at_push` the moment the first push is announced; returns whether
+/// publish succeeded, and its stderr.
+fn publish_interrupted(
+    world: &World,
+    repo: &Repo,
+    registry: &str,
+    repository: &str,
+    at_push: impl FnOnce(),
+) -> (bool, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--project-dir")
+        .arg(repo.path())
+        .args(publish_args(world, registry, repository, "clean"))
+        .current_dir(repo.path())
+        .env("PATH", system_path())
+        .envs(world.env_with(&[("REGISTRY_PASSWORD", PASSWORD)]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut at_push = Some(at_push);
+    let mut stderr = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.starts_with("[push] $ skopeo copy") {
+            if let Some(stop) = at_push.take() {
+                stop();
+            }
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    (child.wait().unwrap().success(), stderr)
+}
+
+#[test]
+fn a_registry_stopped_mid_push_fails_after_bounded_retries_and_a_rerun_completes() {
+    let Some((world, _one)) = world() else { return };
+    let dir = TempDir::new("third-registry");
+    let mut third = Registry::configure(dir.path(), free_port());
+    third.start();
+    let repo = blog_repo(1_750_000_000);
+    repo.tag("v7.0.0");
+    let (success, stderr) =
+        publish_interrupted(world, &repo, &third.address.clone(), "e2e/interrupted", || third.stop());
+    assert!(!success, "{stderr}");
+    assert!(stderr.contains("transient registry error (attempt 1/4)"), "{stderr}");
+    let error = stderr.lines().skip_while(|l| !l.starts_with("error:")).collect::<Vec<_>>().join("\n");
+    assert!(error.contains("registry still failing after 4 attempts") && error.contains(&third.address), "{error}");
+
+    third.start();
+    let run = publish(world, &repo, &third.address, "e2e/interrupted", "clean", &[]);
+    assert!(run.success, "{}", run.all_output());
+    let digest = world_manifest_on(&third, world, "e2e/interrupted", "7.0.0");
+    for tag in ["7.0", "7", "latest"] {
+        assert_eq!(world_manifest_on(&third, world, "e2e/interrupted", tag), digest, "{tag}");
+    }
 }
 
 fn world_manifest_on(registry: &Registry, world: &World, repository: &str, tag: &str) -> String {
