@@ -94,7 +94,7 @@ pub fn guard(release: &Release, args: &PublishArgs) -> Result<()> {
         );
     }
     let registry = &args.login.image.registry;
-    if registry != TTL_SH && release.version.starts_with("sha-") && !args.allow_untagged {
+    if registry != TTL_SH && !release.is_release && !args.allow_untagged {
         bail!(
             "HEAD has no release tag (vX.Y.Z): refusing to publish to {registry}\n\
              hint: tag a release (`git tag v1.0.0`), or pass --allow-untagged to publish the branch and sha tags"

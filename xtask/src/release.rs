@@ -16,6 +16,8 @@ pub struct Release {
     pub labels: Vec<(String, String)>,
     /// The release's semver, or the sha tag for an untagged commit.
     pub version: String,
+    /// HEAD carries a semver release tag.
+    pub is_release: bool,
     pub notes: Vec<String>,
 }
 
@@ -31,7 +33,8 @@ impl Release {
             None => tags::sha_tag(&git.revision),
         };
         let labels = tags::labels(&PROJECT, &git, &version);
-        Release { tags: derived.tags, labels, version, notes: derived.notes, git }
+        let is_release = derived.release.is_some();
+        Release { tags: derived.tags, labels, version, is_release, notes: derived.notes, git }
     }
 
     pub fn created(&self) -> String {
