@@ -171,8 +171,8 @@ fn an_unreachable_registry_is_named_and_a_rerun_after_it_is_back_succeeds() {
     assert!(run.success, "{}", run.all_output());
     let run = publish(world, &repo, &second.address, "e2e/flaky", "clean", &[]);
     assert!(run.success, "a rerun is idempotent: {}", run.all_output());
-    let digest = world_manifest_on(&second, world, "e2e/flaky", "5.0.0");
-    assert_eq!(digest, world_manifest_on(&second, world, "e2e/flaky", "latest"));
+    let digest = world.manifest_on(&second.address, "e2e/flaky", "5.0.0").0;
+    assert_eq!(digest, world.manifest_on(&second.address, "e2e/flaky", "latest").0);
 }
 
 /// Runs publish and calls `at_push` the moment the first push is announced; returns whether
@@ -228,20 +228,10 @@ fn a_registry_stopped_mid_push_fails_after_bounded_retries_and_a_rerun_completes
     third.start();
     let run = publish(world, &repo, &third.address, "e2e/interrupted", "clean", &[]);
     assert!(run.success, "{}", run.all_output());
-    let digest = world_manifest_on(&third, world, "e2e/interrupted", "7.0.0");
+    let digest = world.manifest_on(&third.address, "e2e/interrupted", "7.0.0").0;
     for tag in ["7.0", "7", "latest"] {
-        assert_eq!(world_manifest_on(&third, world, "e2e/interrupted", tag), digest, "{tag}");
+        assert_eq!(world.manifest_on(&third.address, "e2e/interrupted", tag).0, digest, "{tag}");
     }
-}
-
-fn world_manifest_on(registry: &Registry, world: &World, repository: &str, tag: &str) -> String {
-    let output = std::process::Command::new("skopeo")
-        .args(["inspect", "--format", "{{.Digest}}", &format!("docker://{}/{repository}:{tag}", registry.address)])
-        .envs(world.env_with(&[]))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
 #[test]

@@ -3,13 +3,9 @@
 
 mod common;
 
-use std::{fs, path::PathBuf, process::Command};
+use std::{fs, process::Command};
 
-use common::{require_tool, TempDir};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{repo_root, require_tool, TempDir};
 
 /// The Hugo binaries to build with: the one on PATH (Debian's 0.111 in CI) and a current
 /// release from `$HUGO_CURRENT` (required in CI, where .ci/run installs one).

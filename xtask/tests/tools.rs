@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{write_tool, xtask, Repo, TempDir};
+use common::{repo_root, write_tool, xtask, Repo, TempDir};
 
 fn stand_ins(tools: &[&str]) -> TempDir {
     let dir = TempDir::new("bin");
@@ -35,7 +35,7 @@ fn doctor_fails_and_explains_when_tools_are_missing() {
 
 #[test]
 fn serve_without_hugo_says_how_to_install_it() {
-    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let project = repo_root();
     let bin = stand_ins(&["git"]);
     let run = xtask(&project, &bin.path().display().to_string(), &[], &["serve"]);
     assert!(!run.success);
@@ -48,7 +48,7 @@ fn serve_without_hugo_says_how_to_install_it() {
 
 #[test]
 fn serve_dry_run_prints_the_command() {
-    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let project = repo_root();
     let bin = stand_ins(&["hugo"]);
     let run = xtask(&project, &bin.path().display().to_string(), &[], &["--dry-run", "serve", "--port", "4000"]);
     assert!(run.success, "{}", run.all_output());

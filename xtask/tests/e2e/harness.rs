@@ -228,10 +228,14 @@ impl World {
         tags
     }
 
-    /// The raw manifest a tag points to, and its digest (sha256 of those bytes).
+    /// The raw manifest a tag points to in the world's registry, and its digest.
     pub fn manifest(&self, repository: &str, tag: &str) -> (String, Value) {
-        let output =
-            self.skopeo(&["inspect", "--raw", &format!("docker://{}/{repository}:{tag}", self.registry.address)]);
+        self.manifest_on(&self.registry.address, repository, tag)
+    }
+
+    /// The raw manifest a tag points to in `registry`, and its digest (sha256 of those bytes).
+    pub fn manifest_on(&self, registry: &str, repository: &str, tag: &str) -> (String, Value) {
+        let output = self.skopeo(&["inspect", "--raw", &format!("docker://{registry}/{repository}:{tag}")]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let mut sha = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
         use std::io::Write;
@@ -304,7 +308,7 @@ fn write_trivy_db(cache: &Path) {
 /// A git repository holding this repository's Dockerfile and site, committed at `epoch`.
 pub fn blog_repo(epoch: i64) -> Repo {
     let repo = Repo::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = crate::common::repo_root();
     for file in ["Dockerfile", ".dockerignore"] {
         fs::copy(root.join(file), repo.path().join(file)).unwrap();
     }
